@@ -225,7 +225,16 @@ class PrimoHook(BaseHook):
             return TransportError(_connection_error_reason(error), sent=not _never_connected(error))
         return api.RawResponse(response.status_code, response.content, response.headers)
 
-    def _run(self, call: Call) -> Any:
+    def perform(self, request: api.ApiRequest) -> Call:
+        """The retrying call of ``request`` as a sans-IO generator (see :mod:`primo_provider.retries`).
+
+        Compose several into one with ``yield from`` and drive the result with :meth:`run` (or
+        :meth:`PrimoAsyncHook.arun`): the notifier does this, so its logic is written once for both.
+        """
+        return (yield from perform(request, self.retry_policy, self.log))
+
+    def run(self, call: Call) -> Any:
+        """Drive a call built from :meth:`perform` with requests and ``time.sleep``; return its result."""
         try:
             step = next(call)
             while True:
@@ -239,7 +248,7 @@ class PrimoHook(BaseHook):
 
     def request(self, request: api.ApiRequest) -> Any:
         """Send a request built by :mod:`primo_provider.api`, with retries; return the decoded answer."""
-        return self._run(perform(request, self.retry_policy, self.log))
+        return self.run(self.perform(request))
 
     def _pages(self, build: Callable[[int], api.ApiRequest]) -> Iterator[Any]:
         page = 1
@@ -358,7 +367,7 @@ class PrimoHook(BaseHook):
         """Check the key and host with one read (``GET /tickets?perPage=1``); never creates anything."""
         try:
             params = self.connection_params
-            body = self._run(perform(api.list_tickets(per_page=1), RetryPolicy(max_retries=0), self.log))
+            body = self.run(perform(api.list_tickets(per_page=1), RetryPolicy(max_retries=0), self.log))
         except PrimoError as error:
             return False, str(error)
         total = body["pagination"].get("totalElements")
@@ -439,10 +448,9 @@ class PrimoAsyncHook(PrimoHook):
             return TransportError(f"connection failed: {type(error).__name__}", sent=True)
         return api.RawResponse(response.status_code, response.content, response.headers)
 
-    async def arequest(self, request: api.ApiRequest) -> Any:
-        """Async :meth:`PrimoHook.request`."""
+    async def arun(self, call: Call) -> Any:
+        """Drive a call built from :meth:`perform` with httpx and ``asyncio.sleep``; return its result."""
         await self.aget_connection_params()
-        call = perform(request, self.retry_policy, self.log)
         try:
             step = next(call)
             while True:
@@ -453,6 +461,10 @@ class PrimoAsyncHook(PrimoHook):
                     step = call.send(None)
         except StopIteration as done:
             return done.value
+
+    async def arequest(self, request: api.ApiRequest) -> Any:
+        """Async :meth:`PrimoHook.request`."""
+        return await self.arun(self.perform(request))
 
     async def aget_ticket(self, ticket_id: str) -> Ticket:
         """Async :meth:`PrimoHook.get_ticket`."""
