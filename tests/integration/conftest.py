@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +112,23 @@ def _run_failed(output: str) -> bool:
     """``airflow dags test`` may exit 0 although the run failed (2.x); read the run's final state."""
     states = re.findall(r"DagRun Finished: .*?state=(\w+)", output)
     return not states or states[-1] != "success"
+
+
+@pytest.fixture
+def xcom(airflow_env: dict[str, str]) -> Callable[..., Any]:
+    """``xcom(dag_id, task_id, key="return_value")``: the latest value Airflow stored, JSON-decoded."""
+
+    def read(dag_id: str, task_id: str, key: str = "return_value") -> Any:
+        database = Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db"
+        with closing(sqlite3.connect(database)) as connection:
+            row = connection.execute(
+                "SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = ? "
+                "ORDER BY timestamp DESC LIMIT 1",
+                (dag_id, task_id, key),
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"no XCom {key!r} for {dag_id}.{task_id}")
+        value = row[0]
+        return json.loads(value.decode() if isinstance(value, bytes) else value)
+
+    return read
