@@ -172,7 +172,11 @@ class UpdateTicketOperator(_PrimoTicketOperator):
             changes.append(api.update_ticket_status(ticket_id, self.status))
         if optional_id("priority", self.priority):
             changes.append(api.update_ticket_priority(ticket_id, self.priority))
-        comment = None if self.comment is None else api.add_comment(ticket_id, self.comment)
+        comment = (
+            None
+            if self.comment is None
+            else api.add_comment(ticket_id, required_text("comment", self.comment))
+        )
         hook = self.make_hook()
         if assignee := self.resolve_assignee(hook, self.assignee_employee_id, self.assignee_email):
             changes.append(api.update_ticket_assignee(ticket_id, assignee))
