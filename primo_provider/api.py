@@ -213,7 +213,8 @@ def decode(request: ApiRequest, response: RawResponse) -> Any:
         raise bad(f"a JSON {type(body).__name__} where an object was expected")
     missing = [key for key in _REQUIRED_KEYS[request.expect] if key not in body]
     if missing:
-        raise bad(f"a {request.expect} object that lacks {', '.join(map(repr, missing))}")
+        article = "an" if request.expect == "employee" else "a"
+        raise bad(f"{article} {request.expect} object that lacks {', '.join(map(repr, missing))}")
     if request.expect == "page":
         pagination = body["pagination"]
         if (

@@ -27,7 +27,7 @@ CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Timeout of each HTTP request. Default 30.",
-        "schema": {"type": ["number", "null"], "minimum": 0},
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
     },
     "max_retries": {
         "label": "Max retries",

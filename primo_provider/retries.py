@@ -75,10 +75,17 @@ Step = api.ApiRequest | float
 Call = Generator[Step, Any, Any]
 
 
-def perform(request: api.ApiRequest, policy: RetryPolicy, log: logging.Logger) -> Call:
-    """Send ``request`` with retries and reconciliation; return the decoded answer."""
+def perform(
+    request: api.ApiRequest, policy: RetryPolicy, log: logging.Logger, *, deadline: float | None = None
+) -> Call:
+    """Send ``request`` with retries and reconciliation; return the decoded answer.
+
+    ``deadline`` (a ``time.monotonic()`` value) is the budget of an enclosing call, which the reads made
+    while reconciling share; by default the budget is ``policy.total_timeout`` from now.
+    """
     began_at = dt.datetime.now(dt.UTC)
-    deadline = time.monotonic() + policy.total_timeout
+    if deadline is None:
+        deadline = time.monotonic() + policy.total_timeout
     retry = 0
     while True:
         outcome: Outcome = yield request
@@ -87,7 +94,7 @@ def perform(request: api.ApiRequest, policy: RetryPolicy, log: logging.Logger) -
         verdict = _verdict(request, outcome)
         reason = _describe(outcome)
         if verdict == "reconcile":
-            found = yield from _reconcile(request, began_at, policy, log, reason)
+            found = yield from _reconcile(request, began_at, policy, log, reason, deadline)
             if found is not None:
                 log.warning(
                     "Primo %s %s failed (%s) but the attempt had landed: using it instead of sending again",
@@ -161,8 +168,17 @@ def _landed_since(item: dict[str, Any], since: dt.datetime) -> bool:
     return created >= since - CLOCK_SKEW
 
 
+class _Unsure(Exception):
+    """Reconciliation could not tell whether the attempt landed."""
+
+
 def _reconcile(
-    request: api.ApiRequest, began_at: dt.datetime, policy: RetryPolicy, log: logging.Logger, reason: str
+    request: api.ApiRequest,
+    began_at: dt.datetime,
+    policy: RetryPolicy,
+    log: logging.Logger,
+    reason: str,
+    deadline: float,
 ) -> Call:
     """Look for what an ambiguous attempt of ``request`` may have created; ``None`` if nothing landed."""
     log.warning(
@@ -175,23 +191,31 @@ def _reconcile(
     try:
         if request.expect == "comment":
             assert request.ticket_id is not None
-            ticket = yield from perform(api.get_ticket(request.ticket_id), policy, log)
+            ticket = yield from perform(api.get_ticket(request.ticket_id), policy, log, deadline=deadline)
             for comment in reversed(ticket.get("comments") or []):
                 if comment.get("text") == request.json["text"] and _landed_since(comment, began_at):
+                    if missing := [key for key in ("id", "text", "createdAt") if key not in comment]:
+                        raise _Unsure(f"the matching comment lacks {', '.join(missing)}")
                     return comment
             return None
         title = request.json["title"]
         for page in range(1, RECONCILE_MAX_PAGES + 1):
-            listing = yield from perform(api.list_tickets(search_term=title, page=page), policy, log)
+            listing = yield from perform(
+                api.list_tickets(search_term=title, page=page), policy, log, deadline=deadline
+            )
             for item in listing["data"]:
                 if item.get("title") == title and _landed_since(item, began_at):
-                    return (yield from perform(api.get_ticket(item["id"]), policy, log))
+                    return (yield from perform(api.get_ticket(item["id"]), policy, log, deadline=deadline))
             if page >= listing["pagination"]["totalPages"]:
-                break
-        return None
-    except PrimoError as error:
+                return None
+        raise _Unsure(
+            f"more than {RECONCILE_MAX_PAGES} pages of tickets match the title; ours may be further on"
+        )
+    except (PrimoError, _Unsure, LookupError, TypeError, AttributeError) as error:
+        # A malformed answer cannot prove that nothing landed, so it fails the call like an unreachable Primo.
+        problem = error if isinstance(error, PrimoError | _Unsure) else f"a malformed answer: {error!r}"
         raise PrimoRequestError(
-            f"{reason}, and checking whether the attempt landed failed too ({error}); not sending it again, "
+            f"{reason}, and checking whether the attempt landed failed too ({problem}); not sending it again, "
             "to avoid a duplicate",
             method=request.method,
             path=request.path,

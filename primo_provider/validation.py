@@ -114,8 +114,6 @@ def due_date(name: str, value: Any) -> str | None:
                 f"{name}: {value!r} is not a valid ISO-8601 date or datetime "
                 "(for example 2024-05-01 or 2024-05-01T17:00:00+02:00)"
             ) from None
-        if len(text) == 10:  # a bare date such as 2024-05-01
-            parsed = parsed.date()  # type: ignore[union-attr]
         value = parsed
     if isinstance(value, dt.datetime):
         moment = (

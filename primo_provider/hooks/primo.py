@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ USER_AGENT = f"airflow-provider-primo/{__version__}"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 EXTRA_FIELDS = ("company_id", "timeout", "max_retries", "verify")
+#: A host name (letters, digits, ``_.-``, IDN letters) or an IPv6 address; spaces and the like are refused.
+_HOSTNAME = re.compile(r"[\w.-]+|[0-9a-f:.]+(%[\w.-]+)?")
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,20 @@ def connection_params(
     host = (conn.host or "").strip() or api.DEFAULT_BASE_URL
     if "://" not in host:
         host = f"https://{host}"
-    parts = urlsplit(host)
+    try:
+        parts = urlsplit(host)
+    except ValueError as error:  # e.g. an unclosed IPv6 bracket
+        raise bad(f"host {conn.host!r} is not a valid URL ({error})") from None
     try:
         port = parts.port
     except ValueError:
         raise bad(f"host {conn.host!r} has an invalid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise bad(f"host {conn.host!r} is not an http(s) URL such as https://api.getprimo.com")
+    if parts.username is not None or parts.password is not None:  # never echo the host: it holds a secret
+        raise bad("the host must not hold credentials; put the API key in the connection's password field")
+    if not _HOSTNAME.fullmatch(parts.hostname):
+        raise bad(f"host {conn.host!r} has a malformed host name {parts.hostname!r}")
     netloc = parts.netloc
     if conn.port and port is None:
         netloc = f"{netloc}:{conn.port}"
@@ -100,13 +112,25 @@ def connection_params(
             result = kind(value)
         except (TypeError, ValueError):
             result = None
-        if result is None or isinstance(value, bool) or result < minimum or result != float(value):
+        if (
+            result is None
+            or isinstance(value, bool)
+            or not math.isfinite(result)
+            or result < minimum
+            or result != float(value)
+        ):
             raise bad(f"extra {name}={value!r} must be a number >= {minimum:g}")
         return result
 
     verify: bool | str = extras.get("verify", True)
     if isinstance(verify, str) and verify.strip().lower() in ("true", "false"):
         verify = verify.strip().lower() == "true"
+    if not isinstance(verify, bool | str):
+        raise bad(f"extra verify must be true, false or the path of a CA bundle, got {verify!r}")
+    if isinstance(verify, str) and parts.scheme == "https" and not os.path.exists(verify):
+        raise bad(
+            f"extra verify={verify!r} is neither true, false nor an existing CA bundle file or directory"
+        )
     company_id = extras.get("company_id")
     if company_id is not None and not isinstance(company_id, str):
         raise bad(f"extra company_id must be a string, got {type(company_id).__name__}")
@@ -216,6 +240,7 @@ class PrimoHook(BaseHook):
                 params=request.params,
                 json=request.json,
                 timeout=params.timeout,
+                verify=params.verify,  # per request: the session's setting loses to REQUESTS_CA_BUNDLE
             )
         except requests.ConnectTimeout:
             return TransportError(f"connection timed out after {params.timeout:g}s", sent=False)
@@ -223,6 +248,11 @@ class PrimoHook(BaseHook):
             return TransportError(f"no answer within {params.timeout:g}s", sent=True)
         except requests.ConnectionError as error:
             return TransportError(_connection_error_reason(error), sent=not _never_connected(error))
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
+            # the answer was cut or garbled mid-body: the request had reached Primo
+            return TransportError(
+                f"connection lost while reading the answer: {type(error).__name__}", sent=True
+            )
         return api.RawResponse(response.status_code, response.content, response.headers)
 
     def perform(self, request: api.ApiRequest) -> Call:
@@ -421,8 +451,18 @@ class PrimoAsyncHook(PrimoHook):
         import httpx
 
         params = self.connection_params
+        verify: Any = params.verify
+        if isinstance(verify, str) and not params.base_url.startswith("https:"):
+            verify = True  # plain http: there is no certificate to check, nor a bundle to load
+        elif isinstance(verify, str):  # a CA bundle path, which httpx deprecates: give it an SSL context
+            import ssl
+
+            directory = os.path.isdir(verify)
+            verify = ssl.create_default_context(
+                cafile=None if directory else verify, capath=verify if directory else None
+            )
         return httpx.AsyncClient(
-            base_url=params.base_url, headers=params.headers, timeout=params.timeout, verify=params.verify
+            base_url=params.base_url, headers=params.headers, timeout=params.timeout, verify=verify
         )
 
     async def aget_connection_params(self) -> ConnectionParams:
@@ -441,6 +481,8 @@ class PrimoAsyncHook(PrimoHook):
                 request.method, request.path, params=request.params, json=request.json
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            if (tls := _certificate_error(error)) is not None:
+                return TransportError(f"TLS certificate verification failed: {tls}"[:300], sent=False)
             return TransportError(f"could not connect: {type(error).__name__}", sent=False)
         except httpx.TimeoutException:
             return TransportError(f"no answer within {self.connection_params.timeout:g}s", sent=True)
@@ -506,12 +548,34 @@ def _never_connected(error: Exception) -> bool:
 
     reason: Any = error.args[0] if error.args else None
     reason = getattr(reason, "reason", reason)
-    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    # A failed certificate check ends the TLS handshake, before any byte of the request is sent.
+    return (
+        isinstance(reason, (NewConnectionError, ConnectTimeoutError)) or _certificate_error(error) is not None
+    )
 
 
 def _connection_error_reason(error: Exception) -> str:
     reason: Any = error.args[0] if error.args else error
     reason = getattr(reason, "reason", reason)
+    if (tls := _certificate_error(error)) is not None:
+        return f"TLS certificate verification failed: {tls}"[:300]
     if _never_connected(error):
         return "could not connect (connection refused or host unreachable)"
     return f"connection lost: {type(reason).__name__}: {reason}"[:300]
+
+
+def _certificate_error(error: BaseException) -> str | None:
+    """The message of the ``ssl.SSLCertVerificationError`` behind a requests or httpx error, if any."""
+    import ssl
+
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current)
+        pending += [*current.args, getattr(current, "reason", None), current.__cause__, current.__context__]
+    return None

@@ -7,8 +7,9 @@ Fixtures (builders of answers shaped like the spec live in ``helpers.py``):
 * ``hook`` - a :class:`PrimoHook` on ``primo_unit`` whose sleeps are recorded in ``sleeps`` instead of
   waited; ``http`` - an active ``requests_mock.Mocker`` (no real HTTP: unknown URLs raise).
 * ``logs`` - everything the provider logs, through structlog (Airflow 3) and stdlib logging (Airflow 2).
-* ``airflow_db`` - a migrated SQLite metadata DB in the throwaway AIRFLOW_HOME, with a DAG bundle on
-  ``tests/unit/dags``, created once per session and only for the tests that run DAGs.
+* ``airflow_db`` - a migrated SQLite metadata DB in the throwaway AIRFLOW_HOME, created once per session
+  and only for the tests that need one; ``unit_dags_bundle`` - the DAG bundle on ``tests/unit/dags``,
+  configured for the duration of one test module.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from typing import Any
 import pytest
 import requests_mock
 
-from .helpers import BASE_URL, CONN_ID, DAGS_FOLDER, SENTINEL_KEY, CapturedLogs
+from .helpers import (
+    BASE_URL,
+    CONN_ID,
+    DAGS_FOLDER,
+    PARSE_CHECK_PROCESS,
+    SENTINEL_KEY,
+    CapturedLogs,
+    start_parse_check,
+)
 
 # --- connections, hooks, HTTP -----------------------------------------------------------------------
 
@@ -84,9 +93,13 @@ def http() -> Iterator[requests_mock.Mocker]:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> Iterator[CapturedLogs]:
-    from structlog.testing import capture_logs
-
+    """Hooks log through structlog on Airflow 3 (which caplog does not see) and stdlib logging on 2."""
     caplog.set_level(logging.DEBUG)
+    try:
+        from structlog.testing import capture_logs
+    except ImportError:  # pragma: no cover - Airflow 2 without structlog
+        yield CapturedLogs([], caplog)
+        return
     with capture_logs() as events:
         yield CapturedLogs(events, caplog)
 
@@ -95,8 +108,25 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[CapturedLogs]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[Path]:
-    """A metadata DB for ``dag.test()``: SQLite in the throwaway AIRFLOW_HOME, created once."""
+def airflow_db() -> Path:
+    """A metadata DB for ``dag.test()``: SQLite in the throwaway AIRFLOW_HOME, created once per session."""
+    from airflow import settings
+    from airflow.utils import db
+
+    if settings.engine is None:  # pragma: no cover - Airflow configures the ORM on import
+        settings.configure_orm()
+    backend = settings.engine.url
+    if backend.get_backend_name() != "sqlite" or not str(backend.database or "").startswith(
+        os.environ["AIRFLOW_HOME"]
+    ):
+        pytest.fail(f"the unit tier runs DAGs on a throwaway SQLite DB only, not on {backend!r}")
+    db.initdb()
+    return Path(str(backend.database))
+
+
+@pytest.fixture(scope="module")
+def unit_dags_bundle(airflow_db: Path) -> Iterator[Path]:
+    """While a module runs, the only DAG bundle is ``tests/unit/dags`` (``dag.test()`` parses it)."""
     bundles = [
         {
             "name": "primo-unit-dags",
@@ -106,16 +136,21 @@ def airflow_db() -> Iterator[Path]:
     ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-        patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
-        from airflow import settings
-        from airflow.utils import db
-
-        if settings.engine is None:  # pragma: no cover - Airflow configures the ORM on import
-            settings.configure_orm()
-        backend = settings.engine.url
-        if backend.get_backend_name() != "sqlite" or not str(backend.database or "").startswith(
-            os.environ["AIRFLOW_HOME"]
-        ):
-            pytest.fail(f"the unit tier runs DAGs on a throwaway SQLite DB only, not on {backend!r}")
-        db.initdb()
         yield DAGS_FOLDER
+
+
+# --- the DAG-parse check runs in a fresh interpreter, started early to overlap the other tests -------
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(
+        item.originalname == "test_importing_and_constructing_operators_is_cheap" for item in session.items
+    ):
+        session.config.stash[PARSE_CHECK_PROCESS] = start_parse_check()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    process = session.config.stash.get(PARSE_CHECK_PROCESS, None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.communicate()
