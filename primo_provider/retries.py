@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from primo_provider import api
-from primo_provider.exceptions import PrimoError, PrimoRequestError
+from primo_provider.exceptions import PrimoError, PrimoRequestError, PrimoResponseError
 
 #: How much earlier than our own clock Primo's ``createdAt`` may read for an attempt of ours.
 CLOCK_SKEW = dt.timedelta(seconds=5)
@@ -90,7 +90,16 @@ def perform(
     while True:
         outcome: Outcome = yield request
         if isinstance(outcome, api.RawResponse) and outcome.status_code < 400:
-            return api.decode(request, outcome)
+            try:
+                return api.decode(request, outcome)
+            except PrimoResponseError as garbled:
+                if not request.creates:
+                    raise
+                # Primo said yes but the answer is unreadable: find what it made rather than make it twice.
+                found = yield from _reconcile(request, began_at, policy, log, str(garbled), deadline)
+                if found is None:
+                    raise
+                return found
         verdict = _verdict(request, outcome)
         reason = _describe(outcome)
         if verdict == "reconcile":

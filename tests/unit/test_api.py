@@ -3,6 +3,7 @@ successes become PrimoResponseError. Exercised through the hook with requests-mo
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import time
@@ -223,14 +224,29 @@ def test_bad_success_answers_raise_response_error(hook, http, sleeps, kwargs, pr
 
 
 @pytest.mark.parametrize("kwargs", [p.values[0] for p in BAD_SUCCESSES])
-def test_bad_answer_to_a_create_is_not_retried_nor_reconciled(make_hook, http, sleeps, kwargs):
+def test_bad_answer_to_a_create_is_reconciled_never_resent(make_hook, http, sleeps, kwargs):
+    """Primo said yes: the ticket may exist, so the hook looks for it instead of failing or resending."""
     hook = make_hook(max_retries=3)
     http.post(url("/tickets"), status_code=201, **kwargs)
+    http.get(url("/tickets"), json=page([]))
 
     with pytest.raises(PrimoResponseError, match=r"^POST /tickets answered 201 with "):
         hook.create_ticket("Disk full")
 
-    assert [r.method for r in http.request_history] == ["POST"]
+    assert [r.method for r in http.request_history] == ["POST", "GET"]
+    assert http.request_history[1].qs["searchterm"] == ["disk full"]
+    assert sleeps == []
+
+
+def test_bad_answer_to_a_create_returns_the_ticket_that_landed(make_hook, http, sleeps):
+    hook = make_hook(max_retries=3)
+    landed = ticket("tkt-9", title="Disk full", createdAt=dt.datetime.now(dt.UTC).isoformat())
+    http.post(url("/tickets"), status_code=201, text="<html>gateway</html>")
+    http.get(url("/tickets"), json=page([summary("tkt-9", title="Disk full", createdAt=landed["createdAt"])]))
+    http.get(url("/tickets/tkt-9"), json=landed)
+
+    assert hook.create_ticket("Disk full") == landed
+    assert [r.method for r in http.request_history] == ["POST", "GET", "GET"]
     assert sleeps == []
 
 
@@ -256,6 +272,7 @@ def test_malformed_pages_raise_response_error(hook, http, body, problem):
 
 def test_comment_and_employee_answers_are_checked_too(hook, http):
     http.post(url("/tickets/tkt-1/comments"), json={"id": "c1", "text": "hi"})
+    http.get(url("/tickets/tkt-1"), json=ticket("tkt-1", comments=[]))  # the check: it did not land
     http.get(url("/employees/e1"), json={"id": "e1", "firstName": "Ada"})
 
     with pytest.raises(PrimoResponseError, match="a comment object that lacks 'createdAt'"):
