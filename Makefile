@@ -10,9 +10,11 @@ AIRFLOW_2 := 2.11.2
 UV := .tools/bin/uv
 VENV_3 := .venv
 VENV_2 := .venv-airflow2
+# Airflow 3 gets the benchmark and browser-test extras too; 2.11 runs the same suite without them.
+EXTRAS_3 := test,bench,browser
 PYTEST_ARGS ?=
 
-.PHONY: help demo test test-3 test-2 bench lint format env clean constraints
+.PHONY: help demo test test-3 test-2 chromium bench lint format env clean constraints
 
 help:
 	@echo "make demo   - run the example DAGs through real Airflow against the local Primo sandbox"
@@ -34,7 +36,7 @@ endef
 
 # The demo environment is kept between runs and rebuilt only when the project's dependencies change.
 $(VENV_3)/.installed: pyproject.toml constraints/airflow-$(AIRFLOW_3).txt | $(UV)
-	$(call make_venv,$(VENV_3),$(AIRFLOW_3),test)
+	$(call make_venv,$(VENV_3),$(AIRFLOW_3),$(EXTRAS_3))
 
 env: $(VENV_3)/.installed
 
@@ -43,11 +45,11 @@ demo: $(VENV_3)/.installed
 
 # `make test` always starts from fresh environments, as a machine that has never seen the project would.
 test: | $(UV)
-	$(call make_venv,$(VENV_3),$(AIRFLOW_3),test)
+	$(call make_venv,$(VENV_3),$(AIRFLOW_3),$(EXTRAS_3))
 	$(call make_venv,$(VENV_2),$(AIRFLOW_2),test)
 	$(MAKE) --no-print-directory test-3 test-2
 
-test-3:
+test-3: chromium
 	@echo "=== Airflow $(AIRFLOW_3) ==="
 	$(VENV_3)/bin/ruff check primo_provider tests example_dags scripts benchmarks
 	$(VENV_3)/bin/ruff format --check primo_provider tests example_dags scripts benchmarks
@@ -56,6 +58,13 @@ test-3:
 test-2:
 	@echo "=== Airflow $(AIRFLOW_2) ==="
 	$(VENV_2)/bin/pytest $(PYTEST_ARGS)
+
+# The browser test drives Debian's Chromium (browser downloads are not possible on these machines).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the connection-form browser test (needs root) ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	}
 
 bench: $(VENV_3)/.installed
 	$(VENV_3)/bin/python benchmarks/run.py
@@ -72,7 +81,7 @@ format: $(VENV_3)/.installed
 constraints: | $(UV)
 	for version in $(AIRFLOW_3) $(AIRFLOW_2); do \
 		echo "apache-airflow==$$version" > /tmp/primo-req.txt; \
-		$(UV) pip compile --quiet --python-version 3.11 --extra test pyproject.toml /tmp/primo-req.txt \
+		$(UV) pip compile --quiet --python-version 3.11 --all-extras pyproject.toml /tmp/primo-req.txt \
 			--no-header --no-annotate -o constraints/airflow-$$version.txt; \
 	done
 
