@@ -11,7 +11,7 @@ from primo_provider.operators.tickets import CreateTicketOperator
 with DAG(
     dag_id="example_primo_create_ticket",
     schedule=None,
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     tags=["example", "primo"],
     doc_md=__doc__,

@@ -29,7 +29,10 @@ SCENARIOS: dict[str, Callable[[Any], None]] = {
         http.post(url("/tickets"), exc=requests.exceptions.ReadTimeout),
         http.get(url("/tickets"), json=page([])),
     ),
-    "bad-success-body": lambda http: http.post(url("/tickets"), text="<html>login page</html>"),
+    "bad-success-body": lambda http: (
+        http.post(url("/tickets"), text="<html>login page</html>"),
+        http.get(url("/tickets"), json=page([])),
+    ),
 }
 
 
