@@ -430,7 +430,7 @@ def _error_lines(error: BaseException | str | None) -> list[str]:
         message, trace = str(error), ""
     first = str(redact(message.splitlines()[0] if message else ""))[:_MESSAGE_CHARS]
     lines = ["", f"**Error:** {_code(first)}"]
-    tail = str(redact(_tail(trace or (message if "\n" in message else ""))))
+    tail = _tail(str(redact(trace or (message if "\n" in message else ""))))  # bound what is sent
     if tail:
         fence = "`" * max(3, _longest_backtick_run(tail) + 1)
         label = "Traceback (last lines)" if trace else "Error message"

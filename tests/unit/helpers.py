@@ -160,7 +160,7 @@ PARSE_CHECK = textwrap.dedent(
     result = {
         "imported": sorted(imported),
         "constructed": sorted(constructed),
-        "requests_loaded": "requests" in sys.modules,
+        "requests_loaded": "requests" in set(sys.modules) - before,  # Airflow 2 imports it itself
         "hook_loaded": "primo_provider.hooks.primo" in sys.modules,
     }
     import primo_provider.hooks.primo  # control: the check does see modules once they are loaded

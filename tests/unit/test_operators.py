@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from airflow import __version__ as AIRFLOW_VERSION
 
 from primo_provider.operators.tickets import CreateTicketOperator, UpdateTicketOperator
 
@@ -36,8 +37,14 @@ def dags(unit_dags_bundle: Path) -> ModuleType:
     return module
 
 
+AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".")[0]) >= 3
+
+
 def run_dag(dag: Any, day: int, **kwargs: Any) -> Any:
-    return dag.test(logical_date=dt.datetime(2024, 3, day, tzinfo=dt.UTC), **kwargs)
+    when = dt.datetime(2024, 3, day, tzinfo=dt.UTC)
+    if AIRFLOW_V_3:
+        return dag.test(logical_date=when, **kwargs)
+    return dag.test(execution_date=when, **kwargs)
 
 
 def xcom(dag_run: Any, task_id: str) -> Any:
