@@ -26,7 +26,8 @@ with DAG(
 
     create_ticket = CreateTicketOperator(
         task_id="create_ticket",
-        title="Laptop for the data team ({{ dag.dag_id }}, {{ ds }})",
+        # Airflow 3 runs triggered without a logical date have no `ds`: fall back to when the run was due.
+        title="Laptop for the data team ({{ dag.dag_id }}, {{ (logical_date or dag_run.run_after) | ds }})",
         description=(
             "## Hardware request\n\n"
             "* Device: {{ ti.xcom_pull(task_ids='laptop_request')['device'] }}\n"
@@ -34,7 +35,7 @@ with DAG(
             "* Opened by Airflow run `{{ run_id }}`"
         ),
         priority="medium",
-        due_date="{{ macros.ds_add(ds, 7) }}T17:00:00+01:00",
+        due_date="{{ macros.ds_add((logical_date or dag_run.run_after) | ds, 7) }}T17:00:00+01:00",
     )
 
     @task
