@@ -174,6 +174,11 @@ def _per_page(value: Any) -> int:
     return value
 
 
+def is_last_page(page: int, body: dict[str, Any]) -> bool:
+    """True when ``body``, page number ``page`` of a list answer, is its last (or empty) page."""
+    return not body["data"] or page >= body["pagination"]["totalPages"]
+
+
 # --- answers -------------------------------------------------------------------------------------
 
 _TAGS = re.compile(r"<[^>]+>")

@@ -215,7 +215,7 @@ def _reconcile(
             for item in listing["data"]:
                 if item.get("title") == title and _landed_since(item, began_at):
                     return (yield from perform(api.get_ticket(item["id"]), policy, log, deadline=deadline))
-            if page >= listing["pagination"]["totalPages"]:
+            if api.is_last_page(page, listing):
                 return None
         raise _Unsure(
             f"more than {RECONCILE_MAX_PAGES} pages of tickets match the title; ours may be further on"

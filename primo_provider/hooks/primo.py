@@ -285,7 +285,7 @@ class PrimoHook(BaseHook):
         while True:
             body = self.request(build(page))
             yield from body["data"]
-            if not body["data"] or page >= body["pagination"]["totalPages"]:
+            if api.is_last_page(page, body):
                 return
             page += 1
 
@@ -532,7 +532,7 @@ class PrimoAsyncHook(PrimoHook):
             body = await self.arequest(api.list_tickets(page=page, **filters))
             for item in body["data"]:
                 yield cast("TicketSummary", item)
-            if not body["data"] or page >= body["pagination"]["totalPages"]:
+            if api.is_last_page(page, body):
                 return
             page += 1
 

@@ -88,7 +88,7 @@ def find_open(perform: Perform, mark: str) -> Call:
             for item in listing["data"]
             if item.get("status") in OPEN_STATUSES and carries(item, mark)
         )
-        if not listing["data"] or page >= listing["pagination"]["totalPages"]:
+        if api.is_last_page(page, listing):
             return sorted(found.values(), key=age_key)
     raise PrimoError(
         f"more than {MAX_PAGES * api.MAX_PER_PAGE} tickets match {mark}; refusing to guess which are open"
